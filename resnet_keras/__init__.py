@@ -19,6 +19,15 @@ _PUBLIC = {
     "ResNet50": "models",
     "resnet": "models",
     "cifar_resnet": "models",
+    # data.py
+    "load_signs": "data",
+    "load_dataset": "data",
+    "convert_to_one_hot": "data",
+    "signs_dataset": "data",
+    "SignsData": "data",
+    "SignsDataError": "data",
+    "SignsSource": "data",
+    "SIGNS_SOURCES": "data",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
