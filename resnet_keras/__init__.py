@@ -19,6 +19,14 @@ _PUBLIC = {
     "ResNet50": "models",
     "resnet": "models",
     "cifar_resnet": "models",
+    # training.py
+    "Recipe": "training",
+    "DEFAULT_RECIPE": "training",
+    "COURSE_RECIPE": "training",
+    "train": "training",
+    "fit": "training",
+    "evaluate": "training",
+    "predict": "training",
     # data.py
     "load_signs": "data",
     "load_dataset": "data",

@@ -6,6 +6,7 @@ fix (bad arguments, missing files) end with a one-line error and exit code 1.
 """
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -14,25 +15,32 @@ from collections.abc import Sequence
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Errors that mean "the input was wrong", reported as one line instead of a traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+    FloatingPointError,  # training diverged (training.TrainingDivergedError)
+)
 
 MODEL_NAMES = ("ResNet50", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 
 
 def build_model(name: str, input_shape: Sequence[int], classes: int, **options):
     """Build a network by its command-line name: ``ResNet50``, ``resnetD`` or ``cifar_resnetD``."""
-    from resnet_keras import models
+    from resnet_keras.training import build_model as build
 
-    if name == "ResNet50":
-        return models.ResNet50(input_shape, classes, **options)
-    for prefix, builder in (("cifar_resnet", models.cifar_resnet), ("resnet", models.resnet)):
-        depth = name.removeprefix(prefix)
-        if name.startswith(prefix) and depth.isdigit():
-            return builder(int(depth), input_shape, classes, **options)
-    raise ValueError(
-        f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}, "
-        "or cifar_resnetD with D = 6n + 2 (20, 32, 44, 56, 110)."
-    )
+    return build(name, input_shape, classes, **options)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
 
 
 def _input_shape(text: str) -> tuple[int, ...]:
@@ -73,7 +81,183 @@ def run_summary(args: argparse.Namespace) -> None:
     )
 
 
-COMMANDS = [add_summary]
+def add_train(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a network on SIGNS and write a run folder",
+        description="Train on SIGNS with the default recipe (or your changes to it) and write "
+        "RUN_DIR: model.keras, best.keras, history.csv, metrics.json, curves.png, "
+        "confusion_matrix.png. Running the same command again after an interruption "
+        "resumes from the last finished epoch.",
+    )
+    parser.add_argument("--model", default="ResNet50", help="network name (default: ResNet50)")
+    parser.add_argument("--run-dir", default="runs/resnet50-signs", help="the run folder")
+    parser.add_argument("--data-dir", default=None, help="folder holding the SIGNS .h5 files")
+    # Recipe options default to None: "as the default recipe" (training.DEFAULT_RECIPE).
+    parser.add_argument("--epochs", type=_positive_int, help="(default recipe: 10)")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, help="global batch size (default recipe: 32)"
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        help="Adam's peak learning rate at batch size 32, scaled linearly with --batch-size "
+        "(default recipe: 1e-3)",
+    )
+    parser.add_argument(
+        "--schedule", choices=("cosine", "constant"), help="(default recipe: cosine, to 0)"
+    )
+    parser.add_argument(
+        "--bn-momentum",
+        type=float,
+        help="BatchNormalization momentum (default recipe: 0.9; the course's: 0.99)",
+    )
+    parser.add_argument("--label-smoothing", type=float, help="(default recipe: 0)")
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="random label-keeping changes to training images (default recipe: off)",
+    )
+    parser.add_argument(
+        "--validation-split",
+        type=float,
+        help="fraction of the training file held out, stratified and seeded, for the "
+        "best-model checkpoint; 0 for none (default recipe: 0.1)",
+    )
+    parser.add_argument(
+        "--course-recipe",
+        action="store_true",
+        help="start from the course's recipe instead: Adam 1e-3 constant, BN momentum 0.99, "
+        "no validation split",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed everything; deterministic")
+    parser.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        default="default",
+        help="tf.distribute: one device, MirroredStrategy (GPUs, or --cpu-devices), "
+        "or MultiWorkerMirroredStrategy (workers from TF_CONFIG)",
+    )
+    parser.add_argument(
+        "--cpu-devices",
+        type=_positive_int,
+        default=None,
+        help="split the CPU into N logical devices (for --strategy mirrored without GPUs)",
+    )
+    parser.add_argument("--tensorboard", action="store_true", help="write RUN_DIR/logs")
+    parser.add_argument("--subset", type=_positive_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    parser.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from resnet_keras import training
+
+    if args.cpu_devices:
+        training.split_cpu(args.cpu_devices)
+    base = training.COURSE_RECIPE if args.course_recipe else training.DEFAULT_RECIPE
+    changes = {
+        name: getattr(args, name)
+        for name in (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "schedule",
+            "bn_momentum",
+            "label_smoothing",
+            "augment",
+            "validation_split",
+        )
+        if getattr(args, name) is not None
+    }
+    if changes.get("validation_split") == 0:
+        changes["validation_split"] = None
+    recipe = dataclasses.replace(base, **changes)
+    result = training.train(
+        args.run_dir,
+        model_name=args.model,
+        recipe=recipe,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        strategy=args.strategy,
+        tensorboard=args.tensorboard,
+        subset=args.subset,
+        verbose=args.verbose,
+    )
+    metrics = result.metrics
+    print(
+        f"test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f} "
+        f"(model.evaluate, inference mode) after {metrics['epochs']} epochs; "
+        f"run folder: {result.run_dir}"
+    )
+
+
+def add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="test loss and accuracy of a saved model on SIGNS (inference mode)",
+        description="Load MODEL (a .keras file, in Keras safe mode) and evaluate it on the "
+        "SIGNS test set with model.evaluate.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a .keras file, e.g. RUN_DIR/model.keras")
+    parser.add_argument("--data-dir", default=None, help="folder holding the SIGNS .h5 files")
+    parser.add_argument("--batch-size", type=_positive_int, default=32)
+    parser.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from resnet_keras import training
+
+    result = training.evaluate(args.model, data_dir=args.data_dir, batch_size=args.batch_size)
+    print(
+        f"test accuracy {result['test_accuracy']:.4f}, test loss {result['test_loss']:.4f} "
+        f"on {result['test_images']} images"
+    )
+
+
+def add_predict(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="classify image files with a saved model",
+        description="Read each IMAGE (any size; BMP, GIF, JPEG, PNG, WebP, or what Pillow "
+        "reads if installed), convert to RGB, resize to the model's input, and print the "
+        "predicted class and every class's probability.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a .keras file, e.g. RUN_DIR/model.keras")
+    parser.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    parser.set_defaults(func=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> None:
+    from resnet_keras import training
+
+    for row in training.predict(args.model, args.images):
+        probabilities = " ".join(f"{index}:{p:.3f}" for index, p in enumerate(row["probabilities"]))
+        best = row["probabilities"][row["class"]]
+        print(f"{row['image']}: class {row['class']} (p={best:.3f}); probabilities {probabilities}")
+
+
+def add_release(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "release",
+        help="write the student version of a solution notebook",
+        description="Copy each NOTEBOOK into DIR with every ### BEGIN SOLUTION ... "
+        "### END SOLUTION region replaced by a placeholder that raises NotImplementedError, "
+        "hidden tests removed, and outputs cleared (nbgrader not needed).",
+    )
+    parser.add_argument("notebooks", metavar="NOTEBOOK", nargs="+", help="solution .ipynb files")
+    parser.add_argument("-o", "--out-dir", required=True, metavar="DIR", help="output folder")
+    parser.set_defaults(func=run_release)
+
+
+def run_release(args: argparse.Namespace) -> None:
+    from resnet_keras.notebooks import release_notebook
+
+    for notebook in args.notebooks:
+        print(f"wrote {release_notebook(notebook, args.out_dir)}")
+
+
+COMMANDS = [add_summary, add_train, add_evaluate, add_predict, add_release]
 
 
 def make_parser() -> argparse.ArgumentParser:
