@@ -377,10 +377,10 @@ def convert_to_one_hot(Y: np.ndarray, C: int) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # The tf.data pipeline
 
-# Augmentation ranges; each keeps the number of raised fingers, the label, visible.
-MAX_SHIFT = 0.1  # fraction of the width/height: 6 px, the hand stays in frame
-MAX_ROTATION_DEGREES = 15.0  # hands in the photos already lean this much
-ZOOM_RANGE = (0.9, 1.1)  # fingertips stay inside the 64x64 frame
+# Augmentation ranges, small enough that every raised finger stays in the 64x64 frame.
+MAX_SHIFT = 0.1  # fraction of the width and height: up to 6 px
+MAX_ROTATION_DEGREES = 15.0
+ZOOM_RANGE = (0.9, 1.1)
 MAX_BRIGHTNESS_DELTA = 0.1  # on the [0, 1] scale
 CONTRAST_RANGE = (0.8, 1.2)
 
@@ -406,17 +406,9 @@ def _stratified_split(
 
 
 def _augment(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Random label-keeping changes to a batch of float32 images in [0, 1], one per image.
+    """A batch of float32 images in [0, 1], each changed at random (see signs_dataset).
 
-    Why each is safe for a hand showing 0 to 5 fingers:
-    - horizontal flip: a mirrored right hand is a left hand raising the same
-      fingers, so the count is unchanged (no vertical flip: hands never appear
-      upside down in SIGNS);
-    - small shifts, rotations and zooms: the hand moves, tilts or nears the
-      camera as it does between real photographs, and no fingertip leaves the
-      frame at these ranges; borders are filled with the nearest edge pixel,
-      because reflecting could mirror a fingertip at the edge into an extra one;
-    - brightness and contrast: lighting changes, not the hand's shape.
+    ``seed`` is a stateless seed, shape (2,), for this batch.
     """
     n = tf.shape(images)[0]
     height, width = IMAGE_SHAPE[0], IMAGE_SHAPE[1]
@@ -481,8 +473,21 @@ def signs_dataset(
     Images are (batch, 64, 64, 3) float32 in [0, 1]; labels are (batch, C)
     float32 one-hot, columns in the order of ``data.classes``. The last batch
     may be smaller. The pipeline caches the examples, reshuffles every epoch,
-    batches, augments batch-wise (see :func:`_augment` for why each transform
-    keeps the label true), and prefetches.
+    batches, augments batch-wise, and prefetches.
+
+    Augmentation changes each image at random but never its label, the number
+    of raised fingers:
+
+    - horizontal flip, half the images: a mirrored right hand is a left hand
+      raising the same fingers, so the count is unchanged. No vertical flip:
+      hands never point down in SIGNS, and it would teach nothing true.
+    - shift up to 10% (6 px), rotation up to 15 degrees, zoom 0.9 to 1.1: the
+      hand moves, tilts or nears the camera as between real photographs, and
+      every raised finger stays in the frame at these ranges. Borders take the
+      nearest edge pixel; reflecting them could mirror a fingertip at the edge
+      into an extra finger.
+    - brightness +-0.1 and contrast x0.8 to x1.2: lighting changes; the hand's
+      shape does not.
 
     Args:
         split: ``"train"``, ``"validation"`` or ``"test"``. With

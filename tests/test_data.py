@@ -391,6 +391,13 @@ def test_download_without_a_digest_is_refused(isolated):
     assert not (isolated / "cache" / "train_signs.h5").exists()
 
 
+def test_download_without_a_configured_source_says_how_to_add_one(isolated):
+    with pytest.raises(SignsDataError, match="no download source is configured") as caught:
+        load_signs(cache_dir=isolated / "cache", sources={})
+    assert "sources={'train_signs.h5': SignsSource(" in str(caught.value)
+    assert str(isolated / "cache" / "train_signs.h5") in str(caught.value)
+
+
 def test_file_digests_match_git_hash_object(tmp_path):
     (tmp_path / "empty").write_bytes(b"")
     (tmp_path / "hello").write_bytes(b"hello\n")
