@@ -36,6 +36,8 @@ _PUBLIC = {
     "SignsDataError": "data",
     "SignsSource": "data",
     "SIGNS_SOURCES": "data",
+    # grading.py (the checks themselves: resnet_keras.grading.check_*)
+    "CheckResult": "grading",
 }
 
 __all__ = [*_PUBLIC, "__version__"]

@@ -257,7 +257,42 @@ def run_release(args: argparse.Namespace) -> None:
         print(f"wrote {release_notebook(notebook, args.out_dir)}")
 
 
-COMMANDS = [add_summary, add_train, add_evaluate, add_predict, add_release]
+def add_grade(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "grade",
+        help="grade a student's .py or .ipynb with the notebook's checks",
+        description="Run the submission's identity_block, convolutional_block and ResNet50 "
+        "through the grading checks in a separate process, with a time limit per exercise, "
+        "and write a JSON report (points and message per exercise).",
+    )
+    parser.add_argument("submission", metavar="NOTEBOOK_OR_PY", help="a .py or .ipynb file")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds per exercise (default: 120)"
+    )
+    parser.add_argument(
+        "-o", "--output", help="report path (default: SUBMISSION with suffix .grade.json)"
+    )
+    parser.add_argument(
+        "--run-all",
+        action="store_true",
+        help="run every top-level statement, not only imports, definitions and assignments",
+    )
+    parser.set_defaults(func=run_grade)
+
+
+def run_grade(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from resnet_keras.grader import grade, write_report
+
+    report = grade(args.submission, timeout=args.timeout, run_all=args.run_all)
+    output = write_report(report, args.output or Path(args.submission).with_suffix(".grade.json"))
+    for name, result in report["exercises"].items():
+        print(f"{name:<20} {result['points']:5.2f}/{result['max_points']:g}  {result['message']}")
+    print(f"total {report['points']:.2f}/{report['max_points']:g}; report written to {output}")
+
+
+COMMANDS = [add_summary, add_train, add_evaluate, add_predict, add_release, add_grade]
 
 
 def make_parser() -> argparse.ArgumentParser:
