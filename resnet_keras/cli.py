@@ -292,7 +292,91 @@ def run_grade(args: argparse.Namespace) -> None:
     print(f"total {report['points']:.2f}/{report['max_points']:g}; report written to {output}")
 
 
-COMMANDS = [add_summary, add_train, add_evaluate, add_predict, add_release, add_grade]
+def add_gradients(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "gradients",
+        help="vanishing-gradient study: ResNet-50 vs its plain twin, with and without BatchNorm",
+        description="Measure per-layer gradient norms of the course ResNet-50 and its plain "
+        "twin, with and without BatchNorm, at initialization (one SIGNS batch) and every "
+        "EVERY steps of a short training run; write the tables (CSV) and figures (PNG).",
+    )
+    _study_arguments(parser, "runs/gradients")
+    parser.add_argument("--steps", type=_positive_int, default=40, help="training steps each")
+    parser.add_argument("--every", type=_positive_int, default=5, help="record every N steps")
+    parser.add_argument("--probe-size", type=_positive_int, default=64, help="images at init")
+    parser.set_defaults(func=run_gradients)
+
+
+def _study_arguments(parser: argparse.ArgumentParser, out_dir: str) -> None:
+    """Output folder, SIGNS folder, batch size and seed: what both studies take."""
+    parser.add_argument("-o", "--out-dir", default=out_dir, metavar="DIR")
+    parser.add_argument("--data-dir", default=None, help="folder holding the SIGNS .h5 files")
+    parser.add_argument("--batch-size", type=_positive_int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run_gradients(args: argparse.Namespace) -> None:
+    from resnet_keras import data, experiments
+
+    written = experiments.run_vanishing_gradients(
+        data.load_signs(args.data_dir),
+        args.out_dir,
+        steps=args.steps,
+        every=args.every,
+        batch_size=args.batch_size,
+        probe_size=args.probe_size,
+        seed=args.seed,
+    )
+    print(f"wrote {len(written)} files to {args.out_dir}: {', '.join(written)}")
+
+
+def add_degradation(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "degradation",
+        help="degradation study: plain vs residual CIFAR-style networks of several depths",
+        description="Train CIFAR-style plain and residual networks of each DEPTH (6n+2) on "
+        "SIGNS resized to SIZE x SIZE with the same budget; write per-epoch training and "
+        "validation curves (test loss labelled 'report only') as CSV and PNG.",
+    )
+    _study_arguments(parser, "runs/degradation")
+    parser.add_argument("--depths", type=_positive_int, nargs="+", default=[20, 56])
+    parser.add_argument("--epochs", type=_positive_int, default=10)
+    parser.add_argument("--image-size", type=_positive_int, default=32, metavar="SIZE")
+    parser.set_defaults(func=run_degradation)
+
+
+def run_degradation(args: argparse.Namespace) -> None:
+    from resnet_keras import data, experiments
+
+    written = experiments.run_degradation(
+        data.load_signs(args.data_dir),
+        args.out_dir,
+        depths=args.depths,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        seed=args.seed,
+        verbose=2,
+    )
+    final = experiments.Table.read_csv(written["degradation_final.csv"])
+    for row in final:
+        print(
+            f"{row['network']:<10} train loss {row['train_loss']:.4f}, train error "
+            f"{row['train_error']:.4f}, validation error {row['val_error']:.4f}"
+        )
+    print(f"wrote {len(written)} files to {args.out_dir}")
+
+
+COMMANDS = [
+    add_summary,
+    add_train,
+    add_evaluate,
+    add_predict,
+    add_release,
+    add_grade,
+    add_gradients,
+    add_degradation,
+]
 
 
 def make_parser() -> argparse.ArgumentParser:
