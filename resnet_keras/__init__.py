@@ -38,6 +38,9 @@ _PUBLIC = {
     "SIGNS_SOURCES": "data",
     # grading.py (the checks themselves: resnet_keras.grading.check_*)
     "CheckResult": "grading",
+    # gradients.py
+    "gradient_norms": "gradients",
+    "GradientNormRecorder": "gradients",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
