@@ -9,8 +9,10 @@ fresh child for the exercises left, so one broken function never stops the
 grading of the rest.
 
 By default only the submission's imports, function and class definitions and
-plain assignments run (a notebook's training cells and check cells are
-skipped); ``run_all=True`` runs every statement.
+call-free assignments run (a notebook's training cells and check cells are
+skipped); ``run_all=True`` runs every statement. A top-level statement that
+raises is skipped and loading goes on, as the functions may not need it;
+``exit()`` while loading ends it.
 """
 
 import ast
@@ -28,8 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-# Exercise name (the function the student writes) -> points it is worth.
-POINTS = {"identity_block": 1.0, "convolutional_block": 1.0, "ResNet50": 1.0}
+# Exercise name (the function the student writes) -> points it is worth (as the notebook's
+# nbgrader check cells give them).
+POINTS = {"identity_block": 3.0, "convolutional_block": 3.0, "ResNet50": 4.0}
 MARK = "@@grader "  # prefix of the child's protocol lines on stdout
 STARTUP_TIMEOUT = 300.0  # seconds for the child to import Keras (not the student's time)
 
@@ -292,10 +295,16 @@ def _child(code_file: str, shown_name: str, exercises: list[str]) -> None:
 
     say("loading")
     namespace = {"__name__": "__submission__"}
+    skipped = []  # statements that raised: skipped, as a later cell may not need them
     try:
-        code = compile(Path(code_file).read_text(encoding="utf-8"), shown_name, "exec")
-        exec(code, namespace)
-    except BaseException as error:  # the student's code may raise anything
+        tree = ast.parse(Path(code_file).read_text(encoding="utf-8"), shown_name)
+        for statement in tree.body:
+            try:
+                exec(compile(ast.Module([statement], []), shown_name, "exec"), namespace)
+            except Exception as error:  # the student's code may raise anything
+                skipped.append(f"line {statement.lineno} raised {grading.explain_error(error)}")
+                print(f"grader: skipped {skipped[-1]}", file=sys.stderr)
+    except BaseException as error:  # exit() and the like end the loading
         say("load-error", f"your file raised {grading.explain_error(error)} while loading.")
         return
     for name in exercises:
@@ -303,6 +312,8 @@ def _child(code_file: str, shown_name: str, exercises: list[str]) -> None:
         fn = namespace.get(name)
         if not callable(fn):
             message = f"no function named {name} in your file: keep the name the notebook gives."
+            if skipped:
+                message += f" (While loading, {skipped[0]}.)"
             result = grading.CheckResult(name, False, 0.0, [message], ["missing"])
         else:
             try:

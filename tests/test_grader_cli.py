@@ -70,7 +70,7 @@ def test_exception_and_none_are_reported_and_grading_goes_on(broken_report):
     assert "RuntimeError: my bug" in raised["message"] and "line 12" in raised["message"]
     none = broken_report["exercises"]["ResNet50"]
     assert none["mistakes"] == ["returned_none"] and "return model" in none["message"]
-    assert broken_report["points"] == 0 and broken_report["max_points"] == 3
+    assert broken_report["points"] == 0 and broken_report["max_points"] == 10
 
 
 def test_exiting_the_interpreter_costs_only_its_exercise(tmp_path):
@@ -101,6 +101,7 @@ def test_grade_command_on_a_notebook_writes_the_report(tmp_path, capsys):
     cells = [
         "%matplotlib inline\n" + GOOD,
         "while True:\n    pass  # a training cell: skipped, only definitions run",
+        "import os\nQUICK = os.environ.get('QUICK')  # a call: not run\nsize = 8 if QUICK else 64",
         "from resnet_keras.grading import check_identity_block\n"
         "check_identity_block(identity_block)",
     ]
@@ -108,9 +109,9 @@ def test_grade_command_on_a_notebook_writes_the_report(tmp_path, capsys):
     path.write_text(_notebook(cells))
     assert cli.main(["grade", str(path), "--timeout", "60"]) == 0
     report = json.loads((tmp_path / "student.grade.json").read_text())
-    assert report["points"] == report["max_points"] == 3
+    assert report["points"] == report["max_points"] == 10
     assert all(e["passed"] for e in report["exercises"].values())
-    assert "total 3.00/3" in capsys.readouterr().out
+    assert "total 10.00/10" in capsys.readouterr().out
 
 
 def test_syntax_error_is_reported_without_running(tmp_path):

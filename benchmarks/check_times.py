@@ -1,0 +1,63 @@
+"""How long each grading check takes, as a notebook cell would run it.
+
+For each check: the first call in a fresh process (it also builds and caches
+the reference) and the median of the following calls, on a correct solution
+(the reference itself) and on a wrong one (a block without its final ReLU, a
+ResNet-50 with too few identity blocks). Prints a Markdown table for
+BENCHMARKS.md.
+
+    python benchmarks/check_times.py [--repeat 3]
+"""
+
+import argparse
+import functools
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import grading_mutants as gm  # noqa: E402
+import keras  # noqa: E402
+
+from resnet_keras import blocks, grading, models  # noqa: E402
+
+CASES = [
+    ("check_identity_block", grading.check_identity_block, blocks.identity_block, "correct"),
+    ("check_identity_block", grading.check_identity_block, gm.identity_mutant("final_relu_missing"), "no final ReLU"),  # noqa: E501
+    ("check_convolutional_block", grading.check_convolutional_block, blocks.convolutional_block, "correct"),  # noqa: E501
+    ("check_convolutional_block", grading.check_convolutional_block, gm.convolutional_mutant("shortcut_bn_missing"), "no shortcut BN"),  # noqa: E501
+    ("check_resnet50", grading.check_resnet50, models.ResNet50, "correct"),
+    ("check_resnet50", grading.check_resnet50, functools.partial(gm.course_resnet50, stage_blocks=(2, 3, 4, 2)), "4 blocks in stage 4"),  # noqa: E501
+]  # fmt: skip
+
+
+def _seconds(check, fn) -> float:
+    start = time.perf_counter()
+    check(fn, raises=False, quiet=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="warm calls per case (default 3)")
+    args = parser.parse_args()
+    print(
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, load average "
+        f"{os.getloadavg()[0]:.1f}; keras {keras.__version__}, backend {keras.backend.backend()}\n"
+    )
+    print("| check | solution | first call (s) | later calls, median (s) |")
+    print("| --- | --- | --- | --- |")
+    for name, check, fn, solution in CASES:
+        first = _seconds(check, fn)
+        warm = statistics.median(_seconds(check, fn) for _ in range(args.repeat))
+        print(f"| `{name}` | {solution} | {first:.1f} | {warm:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
