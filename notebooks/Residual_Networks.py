@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -129,8 +131,8 @@ show(
 # full mode; the quick mode uses 8, with the same pattern):
 #
 # - **Plain, no BatchNorm**: the gradients are around $10^{-11}$ in every
-#   layer. The signal dies on the way *forward* already, so nothing useful
-#   comes back: this network cannot learn at all.
+#   layer. The signal dies on the way *forward* already, so the loss hardly
+#   depends on any weight, and plain gradient descent would barely move them.
 # - **Residual, no BatchNorm**: the same layers, plus skip connections, and the
 #   gradients are about ten orders of magnitude larger. The shortcut carries
 #   the signal past each block, both forwards and backwards.
