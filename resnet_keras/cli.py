@@ -342,6 +342,9 @@ def add_degradation(subparsers) -> None:
     parser.add_argument("--depths", type=_positive_int, nargs="+", default=[20, 56])
     parser.add_argument("--epochs", type=_positive_int, default=10)
     parser.add_argument("--image-size", type=_positive_int, default=32, metavar="SIZE")
+    parser.add_argument(
+        "--constant-lr", action="store_true", help="keep Adam's 1e-3 (default: cosine decay to 0)"
+    )
     parser.set_defaults(func=run_degradation)
 
 
@@ -355,14 +358,17 @@ def run_degradation(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         batch_size=args.batch_size,
         image_size=args.image_size,
+        cosine_decay=not args.constant_lr,
         seed=args.seed,
         verbose=2,
     )
     final = experiments.Table.read_csv(written["degradation_final.csv"])
     for row in final:
         print(
-            f"{row['network']:<10} train loss {row['train_loss']:.4f}, train error "
-            f"{row['train_error']:.4f}, validation error {row['val_error']:.4f}"
+            f"{row['network']:<10} last epoch: train loss {row['train_loss']:.4f}, error "
+            f"{row['train_error']:.4f} (training mode); inference mode: train loss "
+            f"{row['train_loss_eval']:.4f}, error {row['train_error_eval']:.4f}, "
+            f"validation error {row['val_error']:.4f}"
         )
     print(f"wrote {len(written)} files to {args.out_dir}")
 
@@ -379,8 +385,15 @@ COMMANDS = [
 ]
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit code 2), as others are."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="resnet-keras",
         description="Residual networks in Keras 3: build, train, measure and grade.",
     )

@@ -109,6 +109,12 @@ def _parse(text: str) -> Any:
     return {"True": True, "False": False}.get(text, text)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
@@ -117,6 +123,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     try:
         with os.fdopen(handle, "w", newline="") as file:
             file.write(text)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes it owner-only
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
