@@ -8,8 +8,10 @@ RUN_DIR ?= runs/resnet50-signs
 install:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
+# The default recipe (BENCHMARKS.md, "Training recipe"): ResNet50 on SIGNS, 10 epochs.
+# Run it again after an interruption and it resumes from the last finished epoch.
 train: install
-	$(PYTHON) -m resnet_keras.cli summary
+	$(PYTHON) -m resnet_keras.cli train --run-dir $(RUN_DIR)
 
 test: install
 	$(PYTHON) -m ruff check .

@@ -304,6 +304,8 @@ def fit(
     ]
     if tensorboard:
         wired.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _prebuild_for_multi_worker(model, train_data)
     model.fit(
         train_data,
         epochs=epochs,
@@ -322,12 +324,33 @@ def fit(
     return read_history(history_path)
 
 
+def _prebuild_for_multi_worker(model: keras.Model, data: tf.data.Dataset) -> None:
+    """Work around keras-team/keras#20585 (Keras 3 ``fit`` under MultiWorkerMirroredStrategy).
+
+    Before training, Keras builds the model's state from one distributed batch that it
+    averages across replicas with an eager ``strategy.reduce``, which fails under the
+    multi-worker strategy. Build that state here from one local batch instead, and skip
+    Keras's step. (Private Keras API: revisit when the issue is fixed.)
+    """
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=next(iter(data)))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
-    """``history.csv`` as metric -> list of per-epoch values (``epoch`` is 0-based)."""
+    """``history.csv`` as metric -> list of per-epoch values (``epoch`` is 0-based).
+
+    CSVLogger writes ``NA`` where an epoch has no value (and whole ``val_*`` columns
+    when there is no validation data); those become NaN, and all-NA columns are dropped.
+    """
     with open(path, newline="") as file:
         rows = list(csv.DictReader(file))
-    columns = rows[0].keys() if rows else []
-    return {name: [float(row[name]) for row in rows] for name in columns}
+    columns = [name for name in (rows[0] if rows else {}) if any(r[name] != "NA" for r in rows)]
+    return {name: [_number(row[name]) for row in rows] for name in columns}
+
+
+def _number(text: str) -> float:
+    return math.nan if text in ("NA", "") else float(text)
 
 
 # ---------------------------------------------------------------------------
