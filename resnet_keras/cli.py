@@ -301,7 +301,9 @@ def add_gradients(subparsers) -> None:
         "EVERY steps of a short training run; write the tables (CSV) and figures (PNG).",
     )
     _study_arguments(parser, "runs/gradients")
-    parser.add_argument("--steps", type=_positive_int, default=40, help="training steps each")
+    parser.add_argument(
+        "--steps", type=int, default=40, help="training steps each (0: initialization only)"
+    )
     parser.add_argument("--every", type=_positive_int, default=5, help="record every N steps")
     parser.add_argument("--probe-size", type=_positive_int, default=64, help="images at init")
     parser.set_defaults(func=run_gradients)

@@ -238,7 +238,8 @@ def vanishing_gradients(
     For each of the four variants: :func:`~resnet_keras.gradients.gradient_norms` at
     initialization on the first ``probe_size`` training images, then ``steps`` Adam
     steps (batch ``batch_size``, shuffled with ``seed``, BatchNorm momentum 0.9) with a
-    :class:`~resnet_keras.gradients.GradientNormRecorder` every ``every`` steps.
+    :class:`~resnet_keras.gradients.GradientNormRecorder` every ``every`` steps
+    (``steps=0``: initialization only, and the second table is empty).
 
     Args:
         x_train, y_train: uint8 images ``(N, H, W, 3)`` and integer labels ``(N,)``.
@@ -253,6 +254,8 @@ def vanishing_gradients(
         column (``"ResNet-50"``, ``"plain-50"``, ``"... (no BN)"``); the second also has
         ``step``.
     """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0 (0: initialization only); got {steps}.")
     y = _labels(x_train, y_train)
     x = prepare_images(x_train, image_size)
     classes = int(y.max()) + 1
@@ -268,6 +271,8 @@ def vanishing_gradients(
         name = network_label(depth, residual, batch_norm)
         probe = gradient_norms(model, x[:probe_size], y[:probe_size])
         at_init += [{"network": name, **row} for row in probe]
+        if steps == 0:
+            continue
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy"
         )
@@ -294,9 +299,9 @@ def _by_network(table: Table) -> dict[str, Table]:
 def run_vanishing_gradients(data: SignsData, out_dir: str | Path, **options) -> dict[str, Path]:
     """Run :func:`vanishing_gradients` on SIGNS and write its tables and figures.
 
-    Writes ``gradient_norms_init.csv``, ``gradient_norms_training.csv``,
-    ``norm_vs_depth_init.png``, ``norm_vs_depth_last_step.png``, ``stage_ratio.png`` and
-    one ``heatmap_<network>.png`` per variant into ``out_dir``.
+    Writes ``gradient_norms_init.csv`` and ``norm_vs_depth_init.png``, and unless
+    ``steps=0`` ``gradient_norms_training.csv``, ``norm_vs_depth_last_step.png``,
+    ``stage_ratio.png`` and one ``heatmap_<network>.png`` per variant, into ``out_dir``.
 
     Returns:
         file name -> path of everything written.
@@ -304,13 +309,15 @@ def run_vanishing_gradients(data: SignsData, out_dir: str | Path, **options) -> 
     out = Path(out_dir)
     at_init, during = vanishing_gradients(data.x_train, data.y_train, **options)
     at_init.to_csv(out / "gradient_norms_init.csv")
-    during.to_csv(out / "gradient_norms_training.csv")
-    last = max(during["step"])
     plots.plot_gradient_norms_by_depth(
         _by_network(at_init),
         save=out / "norm_vs_depth_init.png",
         title="Gradient norm against depth at initialization (ResNet-50 shape, SIGNS)",
     )
+    if not len(during):
+        return _written(out)
+    during.to_csv(out / "gradient_norms_training.csv")
+    last = max(during["step"])
     plots.plot_gradient_norms_by_depth(
         _by_network(during.where(step=last)),
         save=out / "norm_vs_depth_last_step.png",

@@ -97,6 +97,22 @@ def test_vanishing_gradients_probes_and_records_all_four_variants():
     )
 
 
+def test_vanishing_gradients_at_initialization_only_writes_the_init_files(tmp_path):
+    written = experiments.run_vanishing_gradients(
+        fake_signs(count=12),
+        tmp_path,
+        steps=0,
+        probe_size=4,
+        image_size=16,
+        builder=functools.partial(models.cifar_resnet, 8),
+    )
+    assert sorted(written) == ["gradient_norms_init.csv", "norm_vs_depth_init.png"]
+    table = Table.read_csv(written["gradient_norms_init.csv"])
+    assert len(table) == 4 * 8 and set(table["depth"]) == set(range(1, 9))
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        experiments.vanishing_gradients(np.zeros((4, 16, 16, 3)), np.zeros(4), steps=-1)
+
+
 def test_degradation_command_writes_tables_and_figures(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(data, "load_signs", lambda data_dir=None: fake_signs())
     out = tmp_path / "run"
