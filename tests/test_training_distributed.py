@@ -4,7 +4,9 @@ with 2 worker processes on 127.0.0.1.
 Logical devices and multi-worker clusters must be set up before TensorFlow initializes,
 so every run here is a fresh Python process, bounded by a timeout. Each trains a small
 CIFAR-style network (cifar_resnet(8) at 16x16) for a few steps through ``training.fit``
-(so the run-folder callbacks work under the strategy too) and saves its weights.
+(so the run-folder callbacks work under the strategy too) and saves its trainable
+weights. Under MultiWorkerMirroredStrategy ``fit`` uses its own loop (Keras 3's
+``Model.fit`` does not run there: keras-team/keras#20585).
 """
 
 import json
@@ -47,9 +49,12 @@ WORKER = textwrap.dedent(
     with strategy.scope():
         model = cifar_resnet(8, (16, 16, 3), 4, batch_norm=batch_norm == "bn")
         training.compile_model(model, recipe, steps_per_epoch=2)
-    initial = [w.copy() for w in model.get_weights()]
+    def trainable():  # BatchNorm's moving statistics stay local to each worker, as in tf.keras
+        return [np.array(w.numpy()) for w in model.trainable_weights]
+
+    initial = trainable()
     history = training.fit(model, data, out, epochs=recipe.epochs, verbose=0)
-    np.savez(os.path.join(out, "weights.npz"), *model.get_weights())
+    np.savez(os.path.join(out, "weights.npz"), *trainable())
     np.savez(os.path.join(out, "initial.npz"), *initial)
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump({"replicas": strategy.num_replicas_in_sync,
