@@ -112,10 +112,8 @@ MISTAKES: dict[str, str] = {
         "BatchNormalization normalizes axis {found}; expected axis=3 (the channels of "
         "(m, n_H, n_W, n_C)): write BatchNormalization(axis=3)."
     ),
-    "bn_missing": (
-        "a BatchNormalization is missing on the main path: expected {expected}, found {found}."
-    ),
-    "relu_missing": ("a ReLU is missing on the main path: expected {expected}, found {found}."),
+    "bn_missing": "a BatchNormalization is missing {where}: expected {expected}, found {found}.",
+    "relu_missing": "a ReLU is missing {where}: expected {expected}, found {found}.",
     "training_not_passed": (
         "`training` is not passed to BatchNormalization: call "
         "BatchNormalization(axis=3)(X, training=training) for every BatchNorm."
@@ -683,12 +681,7 @@ def _diagnose_paths(paths: list[tuple[str, list, list]]) -> list[_Mistake]:
         kinds = [s.kind if isinstance(s, Step) else "block" for s in path]
         ref_kinds = [s.kind if isinstance(s, Step) else "block" for s in ref]
         if kinds != ref_kinds:
-            code = "path_differs"
-            if kinds.count("BatchNormalization") < ref_kinds.count("BatchNormalization"):
-                code = "bn_missing"
-            elif kinds.count("ReLU") < ref_kinds.count("ReLU"):
-                code = "relu_missing"
-            return [_Mistake(code, where=where, expected=_kinds(ref), found=_kinds(path))]
+            return [_path_mistake(where, path, ref)]
         for i, (step, want) in enumerate(zip(path, ref, strict=True), start=1):
             if isinstance(step, Step) and not step.same_as(want):
                 return [
@@ -700,6 +693,35 @@ def _diagnose_paths(paths: list[tuple[str, list, list]]) -> list[_Mistake]:
                     )
                 ]
     return []
+
+
+def _path_mistake(where: str, path: list, ref: list) -> _Mistake:
+    """Name the first convolution whose group (Conv2D and what follows it) differs."""
+    groups, ref_groups = _conv_groups(path), _conv_groups(ref)
+    if len(groups) == len(ref_groups) > 1:
+        for i, (group, want) in enumerate(zip(groups, ref_groups, strict=True)):
+            if [s.kind for s in group] != [s.kind for s in want]:
+                after = f"after convolution {i} ({group[0].label()})" if i else "before any Conv2D"
+                where, path, ref = f"{where}, {after}", group, want
+                break
+    kinds, ref_kinds = [s.kind for s in path], [s.kind for s in ref]
+    code = "path_differs"
+    if kinds.count("BatchNormalization") < ref_kinds.count("BatchNormalization"):
+        code = "bn_missing"
+    elif kinds.count("ReLU") < ref_kinds.count("ReLU"):
+        code = "relu_missing"
+    where = where if code == "path_differs" else f"on the {where}"
+    return _Mistake(code, where=where, expected=_kinds(ref), found=_kinds(path))
+
+
+def _conv_groups(path: list) -> list[list]:
+    """The path cut before each Conv2D; the first group holds what comes before any."""
+    groups: list[list] = [[]]
+    for item in path:
+        if isinstance(item, Step) and item.kind == "Conv2D":
+            groups.append([])
+        groups[-1].append(item)
+    return groups
 
 
 def _step_text(step: Step) -> str:
@@ -722,38 +744,47 @@ def pinned_input(shape: tuple[int, ...]) -> np.ndarray:
 _INITIALIZERS = {"initializer=constant(1)": _constant, "a seeded glorot_uniform": _seeded_glorot}
 
 
-def _value_mistakes(fn: Callable, name: str, reference: Callable, x: np.ndarray, **kwargs):
+def _value_mistakes(fn: Callable, name: str, x: np.ndarray, expected: dict, **kwargs):
     """Compare outputs on ``x`` in both training modes with both initializers.
 
+    ``expected`` maps ``(initializer name, training)`` to the reference's output.
     Returns (mistakes, number of settings checked).
     """
     mistakes: list[_Mistake] = []
-    settings = 0
-    for init_name, init in _INITIALIZERS.items():
-        expected = {
-            t: _numpy(reference(x, training=t, initializer=init, **kwargs)) for t in (True, False)
-        }
-        for training in (True, False):
-            settings += 1
-            found = _call(fn, name, x, training=training, initializer=init, **kwargs)
-            _check_tensor(found, name)
-            found = _numpy(found)
-            want = expected[training]
-            setting = f"{init_name} and training={training}"
-            if found.shape != want.shape:
-                mistakes.append(
-                    _Mistake(
-                        "shape_differs",
-                        found=found.shape,
-                        expected=want.shape,
-                        input_shape=x.shape,
-                    )
+    for (init_name, training), want in expected.items():
+        init = _INITIALIZERS[init_name]
+        found = _call(fn, name, x, training=training, initializer=init, **kwargs)
+        _check_tensor(found, name)
+        found = _numpy(found)
+        if found.shape != want.shape:
+            mistakes.append(
+                _Mistake(
+                    "shape_differs", found=found.shape, expected=want.shape, input_shape=x.shape
                 )
-            elif training and _close(found, expected[False]) and not _close(want, found):
-                mistakes.append(_Mistake("training_not_passed"))
-            elif not _close(found, want):
-                mistakes.append(_values_differ(found, want, setting))
-    return mistakes, settings
+            )
+        elif training and _close(found, expected[init_name, False]) and not _close(want, found):
+            mistakes.append(_Mistake("training_not_passed"))
+        elif not _close(found, want):
+            mistakes.append(_values_differ(found, want, f"{init_name} and training={training}"))
+    return mistakes, len(expected)
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_block(name: str) -> tuple[list, dict]:
+    """The reference block's description and its outputs in every setting (computed once)."""
+    reference, case = _BLOCKS[name]
+    case = dict(case)
+    input_shape = case.pop("input_shape")
+    description, _ = _symbolic_run(
+        reference, name, input_shape, training=False, initializer=_constant, **case
+    )
+    x = pinned_input(input_shape)
+    outputs = {
+        (init_name, training): _numpy(reference(x, training=training, initializer=init, **case))
+        for init_name, init in _INITIALIZERS.items()
+        for training in (True, False)
+    }
+    return description, outputs
 
 
 def _numpy(tensor) -> np.ndarray:
@@ -786,16 +817,18 @@ def _values_differ(found: np.ndarray, want: np.ndarray, setting: str) -> _Mistak
 
 IDENTITY_CASE = {"input_shape": (3, 4, 4, 3), "f": 3, "filters": [4, 2, 3]}
 CONVOLUTIONAL_CASE = {"input_shape": (3, 5, 5, 4), "f": 3, "filters": [2, 3, 6], "s": 2}
+_BLOCKS = {
+    "identity_block": (blocks.identity_block, IDENTITY_CASE),
+    "convolutional_block": (blocks.convolutional_block, CONVOLUTIONAL_CASE),
+}
 
 
-def _block_result(fn: Callable, name: str, reference: Callable, case: dict) -> CheckResult:
+def _block_result(fn: Callable, name: str) -> CheckResult:
     """Structure first (half the score), then values in four settings (the other half)."""
-    case = dict(case)
+    case = dict(_BLOCKS[name][1])
     input_shape = case.pop("input_shape")
+    expected, outputs = _reference_block(name)
     try:
-        expected, _ = _symbolic_run(
-            reference, name, input_shape, training=False, initializer=_constant, **case
-        )
         found, keras_error = _symbolic_run(
             fn, name, input_shape, training=False, initializer=_constant, **case
         )
@@ -805,7 +838,7 @@ def _block_result(fn: Callable, name: str, reference: Callable, case: dict) -> C
     if keras_error and structure:
         structure[0].args = (f"{structure[0]} (Keras said: {keras_error})",)
     try:
-        values, settings = _value_mistakes(fn, name, reference, pinned_input(input_shape), **case)
+        values, settings = _value_mistakes(fn, name, pinned_input(input_shape), outputs, **case)
     except _Mistake as mistake:
         return _failed(name, structure or [mistake])
     if keras_error and not structure:
@@ -844,7 +877,7 @@ def check_identity_block(fn: Callable, *, raises: bool = True, quiet: bool = Fal
     Returns:
         the :class:`CheckResult`.
     """
-    result = _block_result(fn, "identity_block", blocks.identity_block, IDENTITY_CASE)
+    result = _block_result(fn, "identity_block")
     return _finish(result, raises, quiet)
 
 
@@ -855,9 +888,7 @@ def check_convolutional_block(
 
     Arguments and result as in :func:`check_identity_block`.
     """
-    result = _block_result(
-        fn, "convolutional_block", blocks.convolutional_block, CONVOLUTIONAL_CASE
-    )
+    result = _block_result(fn, "convolutional_block")
     return _finish(result, raises, quiet)
 
 

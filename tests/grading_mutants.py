@@ -55,7 +55,7 @@ def course_block(
         X_shortcut = X
     padding = "valid" if bug == "middle_conv_valid_padding" else "same"
     X = layers.Conv2D(F2, f, strides=strides[1], padding=padding, kernel_initializer=kernel())(X)
-    X = layers.Activation("relu")(norm(X))
+    X = layers.Activation("relu")(X if bug == "bn_missing" else norm(X))
     X = layers.Conv2D(F3, 1, strides=strides[2], padding="valid", kernel_initializer=kernel())(X)
     X = norm(X)
     if bug == "relu_before_add":

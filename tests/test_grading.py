@@ -19,6 +19,7 @@ BLOCK_MISTAKES = {
     "training_not_passed": ("training_not_passed", "training=training"),
     "training_hard_coded": ("training_hard_coded", "training=True when"),
     "initializer_ignored": ("initializer_ignored", "initializer(seed=0)"),
+    "bn_missing": ("bn_missing", "missing on the main path, after convolution 2"),
 }
 CONVOLUTIONAL_ONLY = {
     "stride_on_wrong_conv": ("stride_on_wrong_conv", "wrong convolution"),
@@ -181,3 +182,24 @@ def test_resnet50_returning_none_or_placeholder():
 
 def test_checks_table_names_every_exercise():
     assert set(grading.CHECKS) == {"identity_block", "convolutional_block", "ResNet50"}
+
+
+def test_the_issue_catalogue_is_covered_by_mutants():
+    required = {
+        "final_relu_missing",
+        "relu_before_add",
+        "shortcut_wrong_tensor",
+        "middle_conv_valid_padding",
+        "stride_on_wrong_conv",
+        "shortcut_bn_missing",
+        "bn_wrong_axis",
+        "filters_wrong_order",
+        "concatenate_instead_of_add",
+        "training_not_passed",
+        "block_count",
+        "dense_no_softmax",
+        "wrong_pooling",
+    }
+    tested = {code for code, _ in {**BLOCK_MISTAKES, **CONVOLUTIONAL_ONLY}.values()}
+    tested |= {code for _, code, _ in RESNET_MISTAKES.values()}
+    assert required <= tested <= set(grading.MISTAKES)
