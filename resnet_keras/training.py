@@ -439,9 +439,9 @@ def train(
 
     if subset is not None and subset < 1:
         raise ValueError(f"subset must be a positive number of images; got {subset}.")
+    distribution = make_strategy(strategy)  # first: a multi-worker strategy must precede TF ops
     if seed is not None:
         set_seed(seed)
-    distribution = make_strategy(strategy)
     data = signs.load_signs(data_dir)
     if subset is not None:
         data = dataclasses.replace(
