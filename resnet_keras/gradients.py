@@ -227,15 +227,21 @@ def _check_batch(model: keras.Model, x, y) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x), np.asarray(y)
     expected = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     if x.ndim == 0 or (expected is not None and not _shape_fits(x.shape[1:], expected)):
+        wanted = ", ".join(str(n) for n in expected or ("...",))
         raise ValueError(
             f"x has shape {x.shape}, but model {model.name!r} takes batches of shape "
-            f"(batch, {', '.join(str(n) for n in expected)}). Pass a batch of images "
-            "(prepare it as for training)."
+            f"(batch, {wanted}). Pass a batch of inputs prepared as for training."
         )
     if y.ndim == 0 or len(y) != len(x):
         raise ValueError(
             f"x and y must hold the same number of examples: x has {len(x)} "
             f"(shape {x.shape}), y has shape {y.shape}."
+        )
+    classes = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    if y.ndim == 2 and y.shape[1] > 1 and classes is not None and y.shape[1] != classes:
+        raise ValueError(
+            f"y looks one-hot with {y.shape[1]} columns, but the model predicts {classes} "
+            f"classes. Pass integer labels (batch,) or one-hot labels (batch, {classes})."
         )
     return x, y
 

@@ -182,6 +182,8 @@ def test_bad_inputs_fail_with_clear_errors(tiny):
         gradient_norms(tiny, x, y[:3])
     with pytest.raises(ValueError, match=r"takes batches of shape \(batch, 16, 16, 3\)"):
         gradient_norms(tiny, np.zeros((4, 8, 8, 3)), y)
+    with pytest.raises(ValueError, match="one-hot with 4 columns, but the model predicts 6"):
+        gradient_norms(tiny, x, np.eye(4)[y % 4])
     for every in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="every must be an integer >= 1"):
             GradientNormRecorder(every=every)
