@@ -1,8 +1,9 @@
 """Smoke tests: each training benchmark script runs with --quick and reports positive figures.
 
-The scripts start together, each in its own process (on a quiet 2-core machine the
-whole file takes well under 90 s; TensorFlow's start-up dominates), and their JSON
-results are checked for the fields BENCHMARKS.md quotes.
+The scripts start together, each in its own process, and their JSON results are
+checked for the fields BENCHMARKS.md quotes. Measured 2026-11-23: 72 s of CPU time
+in all (TensorFlow's start-up and tracing dominate), 5.5 min of wall time on 2 cores
+shared with other TensorFlow jobs (load average 17).
 """
 
 from __future__ import annotations
