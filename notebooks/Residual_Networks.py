@@ -130,11 +130,11 @@ show(
 # What the measurement shows (the numbers above come from a batch of 64 in the
 # full mode; the quick mode uses 8, with the same pattern):
 #
-# - **Plain, no BatchNorm**: the gradients are around $10^{-11}$ in every
-#   layer. The signal dies on the way *forward* already, so the loss hardly
+# - **Plain, no BatchNorm**: the gradients are $10^{-11}$ or smaller in
+#   every layer. The signal dies on the way *forward* already, so the loss hardly
 #   depends on any weight, and plain gradient descent would barely move them.
 # - **Residual, no BatchNorm**: the same layers, plus skip connections, and the
-#   gradients are about ten orders of magnitude larger. The shortcut carries
+#   gradients are more than ten orders of magnitude larger. The shortcut carries
 #   the signal past each block, both forwards and backwards.
 # - **With BatchNorm** both networks have usable gradients, and the plain
 #   network's *early* layers receive the *largest* ones (several thousand at
