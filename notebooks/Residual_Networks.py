@@ -137,7 +137,7 @@ show(
 #   gradients are more than ten orders of magnitude larger. The shortcut carries
 #   the signal past each block, both forwards and backwards.
 # - **With BatchNorm** both networks have usable gradients, and the plain
-#   network's *early* layers receive the *largest* ones (several thousand at
+#   network's *early* layers receive the *largest* ones (about ten thousand at
 #   the first convolution, more than ten times the residual network's). So
 #   BatchNorm keeps the gradients from vanishing, but the plain network's
 #   gradient still changes sharply from layer to layer, which makes one
