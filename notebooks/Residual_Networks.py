@@ -42,6 +42,7 @@
 
 # %%
 import dataclasses
+import shutil
 import tempfile
 
 import keras
@@ -456,6 +457,7 @@ history = training.fit(
     validation_data=validation_data,
     verbose=2,
 )
+shutil.rmtree(run_dir)  # checkpoints not needed: the trained model is in memory
 
 # %%
 test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
