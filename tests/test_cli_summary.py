@@ -38,7 +38,7 @@ def test_summary_of_the_plain_twin_without_batch_norm(capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["summary", "--model", "vgg16"], "unknown model 'vgg16'; expected one of ResNet50"),
+        (["summary", "--model", "vgg16"], "unknown model 'vgg16'; expected ResNet50"),
         (["summary", "--model", "resnet20"], r"depth must be one of [18, 34, 50, 101, 152]"),
         (["summary", "--input-shape", "20,20,3"], "at least 37 pixels"),
         (["summary", "--classes", "0"], "classes must be an integer >= 1"),
