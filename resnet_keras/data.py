@@ -385,10 +385,15 @@ MAX_BRIGHTNESS_DELTA = 0.1  # on the [0, 1] scale
 CONTRAST_RANGE = (0.8, 1.2)
 
 
-def _stratified_split(
+def stratified_split(
     labels: np.ndarray, fraction: float, seed: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, validation), sorted: ``fraction`` of each class held out, by seed."""
+    """Indices ``(train, validation)``, each sorted: ``fraction`` of every class held out.
+
+    The same ``seed`` always picks the same images (``None`` means 0), so a
+    validation split can be rebuilt exactly; the two parts are disjoint and
+    together cover ``range(len(labels))``.
+    """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation_split must lie strictly between 0 and 1, got {fraction}")
     rng = np.random.default_rng(0 if seed is None else seed)
@@ -526,7 +531,7 @@ def signs_dataset(
     else:
         images, labels = data.x_train, data.y_train
         if validation_split is not None:
-            parts = _stratified_split(labels, validation_split, seed)
+            parts = stratified_split(labels, validation_split, seed)
             keep = parts[1] if split == "validation" else parts[0]
             images, labels = images[keep], labels[keep]
 

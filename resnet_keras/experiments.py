@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from resnet_keras import models, plots
-from resnet_keras.data import SignsData, _stratified_split
+from resnet_keras.data import SignsData, stratified_split
 from resnet_keras.gradients import (
     COLUMNS,
     RECORDER_COLUMNS,
@@ -163,7 +163,7 @@ def degradation(
     y_train = _labels(x_train, y_train)
     classes = int(y_train.max()) + 1
     x = prepare_images(x_train, image_size)
-    fit, val = _stratified_split(y_train, validation_fraction, seed)  # as data.signs_dataset
+    fit, val = stratified_split(y_train, validation_fraction, seed)  # as data.signs_dataset
     x_fit, y_fit, x_val, y_val = x[fit], y_train[fit], x[val], y_train[val]
     test = None
     if x_test is not None and y_test is not None:
