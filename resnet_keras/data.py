@@ -384,6 +384,24 @@ ZOOM_RANGE = (0.9, 1.1)
 MAX_BRIGHTNESS_DELTA = 0.1  # on the [0, 1] scale
 CONTRAST_RANGE = (0.8, 1.2)
 
+PIPELINE_THREADS = max(1, os.cpu_count() or 1)  # parallel map calls per batch
+PREFETCH_BATCHES = 2
+
+
+def pipeline_options() -> tf.data.Options:
+    """tf.data options for every SIGNS pipeline: fixed parallelism, autotuning off.
+
+    With TensorFlow 2.21, deleting an iterator of an autotuned pipeline can wait
+    for the autotuning thread's next wake-up, which comes 10 ms, 30 ms, 70 ms, ...
+    5.11 s, 10.23 s, 20.47 s, 40.95 s after the iterator started. Keras makes a
+    new iterator every epoch, so an epoch of 21 s could end at 41 s. A fixed
+    thread count and prefetch depth give the same batches without the wait
+    (measured in BENCHMARKS.md, "Settings sweep").
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
 
 def stratified_split(
     labels: np.ndarray, fraction: float, seed: int | None
@@ -478,7 +496,8 @@ def signs_dataset(
     Images are (batch, 64, 64, 3) float32 in [0, 1]; labels are (batch, C)
     float32 one-hot, columns in the order of ``data.classes``. The last batch
     may be smaller. The pipeline caches the examples, reshuffles every epoch,
-    batches, augments batch-wise, and prefetches.
+    batches, augments batch-wise, and prefetches, with tf.data's autotuning off
+    (see :func:`pipeline_options`).
 
     Augmentation changes each image at random but never its label, the number
     of raised fingers:
@@ -550,11 +569,11 @@ def signs_dataset(
         batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, batch_seeds).map(
             lambda batch, s: (_augment(scale(batch[0]), s), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
+            num_parallel_calls=PIPELINE_THREADS,
             deterministic=True,
         )
     else:
         dataset = dataset.map(
-            lambda x, y: (scale(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            lambda x, y: (scale(x), y), num_parallel_calls=PIPELINE_THREADS, deterministic=True
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())

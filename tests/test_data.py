@@ -10,9 +10,10 @@ import http.server
 import threading
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
+import tensorflow as tf
+from signs_files import synthetic_arrays, write_h5, write_signs
 
 from resnet_keras.data import (
     SIGNS_SOURCES,
@@ -26,40 +27,10 @@ from resnet_keras.data import (
 )
 
 NAMES = ("train_signs.h5", "test_signs.h5")
-KEYS = {
-    "train_signs.h5": ("train_set_x", "train_set_y"),
-    "test_signs.h5": ("test_set_x", "test_set_y"),
-}
 
 
 # ---------------------------------------------------------------------------
 # Synthetic files in the course's layout
-
-
-def write_h5(path: Path, **datasets) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as h5:
-        for key, value in datasets.items():
-            h5[key] = value
-    return path
-
-
-def synthetic_arrays(per_class: int, classes: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """Images whose every pixel holds the image's index, labels 0..classes-1 in turn."""
-    m = per_class * classes
-    x = np.broadcast_to(np.arange(m, dtype=np.uint8)[:, None, None, None], (m, 64, 64, 3))
-    return x.copy(), np.tile(np.arange(classes, dtype=np.int64), per_class)
-
-
-def write_signs(folder: Path, per_class: int = 2, **overrides) -> Path:
-    """Both SIGNS files with `per_class` images a class; `overrides` replace train datasets."""
-    for name, (x_key, y_key) in KEYS.items():
-        x, y = synthetic_arrays(per_class)
-        datasets = {x_key: x, y_key: y, "list_classes": np.arange(6, dtype=np.int64)}
-        if name == "train_signs.h5":
-            datasets.update(overrides)
-        write_h5(folder / name, **{k: v for k, v in datasets.items() if v is not None})
-    return folder
 
 
 def file_sources(folder: Path, base_url: str | None = None, digest: str = "sha256") -> dict:
@@ -499,6 +470,23 @@ def test_same_seed_same_first_epoch_other_seed_differs(small_signs, augment):
     assert np.array_equal(images, again_images) and np.array_equal(labels, again_labels)
     assert not np.array_equal(images, other_images)
     assert not np.array_equal(labels, other_labels)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_autotuning_is_off_and_turning_it_on_changes_no_batch(small_signs, augment):
+    def build():  # a fresh pipeline each time: iterating one again reshuffles it
+        return signs_dataset("train", 8, augment=augment, seed=5, data=small_signs)
+
+    dataset = build()
+    assert dataset.options().autotune.enabled is False
+    autotuned_options = tf.data.Options()
+    autotuned_options.autotune.enabled = True
+    autotuned = build().with_options(autotuned_options)
+    assert autotuned.options().autotune.enabled is True
+    for (x, y), (x_auto, y_auto) in zip(
+        dataset.as_numpy_iterator(), autotuned.as_numpy_iterator(), strict=True
+    ):
+        assert np.array_equal(x, x_auto) and np.array_equal(y, y_auto)
 
 
 def test_each_epoch_is_reshuffled(small_signs):
