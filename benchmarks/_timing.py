@@ -24,6 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from resnet_keras.data import PREFETCH_BATCHES, pipeline_options
+
 QUICK_SHAPE = (40, 40, 3)  # --quick: small images (the course's ResNet50 needs >= 37)
 FULL_SHAPE = (64, 64, 3)
 
@@ -95,11 +97,28 @@ def signs_or_synthetic(shape, classes: int, n: int = 1080):
     return x, y, f"random images of shape {tuple(shape)}"
 
 
-def repeating_dataset(x, y, batch_size: int, prefetch: bool = True) -> tf.data.Dataset:
-    """Cached, shuffled, repeated full batches from in-memory arrays."""
+def repeating_dataset(x, y, batch_size: int) -> tf.data.Dataset:
+    """Cached, shuffled, repeated full batches from in-memory arrays, autotuning off.
+
+    One iterator serves every ``fit`` call; autotuning is off (as in the package's
+    pipelines) so that ending a ``fit`` call never waits for tf.data's autotuner.
+    """
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     dataset = dataset.shuffle(len(x), seed=0).repeat().batch(batch_size, drop_remainder=True)
-    return dataset.prefetch(tf.data.AUTOTUNE) if prefetch else dataset
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
+
+
+def epoch_dataset(x, y, batch_size: int, autotune: bool = False) -> tf.data.Dataset:
+    """One shuffled epoch of ``x, y`` in batches (the last may be smaller), prefetched.
+
+    ``autotune=False`` is the package's pipeline (fixed prefetch depth, tf.data's
+    autotuning off); ``autotune=True`` is the common ``prefetch(AUTOTUNE)`` recipe.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    dataset = dataset.shuffle(len(x), seed=0).batch(batch_size)
+    if autotune:
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
 
 
 def compile_for_training(model: keras.Model, jit_compile: bool | str = False) -> keras.Model:

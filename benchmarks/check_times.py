@@ -6,11 +6,16 @@ the reference) and the median of the following calls, on a correct solution
 ResNet-50 with too few identity blocks). Prints a Markdown table for
 BENCHMARKS.md.
 
-    python benchmarks/check_times.py [--repeat 3]
+    python benchmarks/check_times.py [--repeat 3] [--out times.json]
+    python benchmarks/check_times.py --quick    # smoke run: the identity-block rows, 1 call
+
+Each row also records whether the check passed, which must be true exactly for
+the correct solutions.
 """
 
 import argparse
 import functools
+import json
 import os
 import platform
 import statistics
@@ -37,26 +42,45 @@ CASES = [
 ]  # fmt: skip
 
 
-def _seconds(check, fn) -> float:
+def _timed_check(check, fn) -> tuple[float, bool]:
+    """Seconds one call takes, and whether the check passed."""
     start = time.perf_counter()
-    check(fn, raises=False, quiet=True)
-    return time.perf_counter() - start
+    result = check(fn, raises=False, quiet=True)
+    return time.perf_counter() - start, result.passed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="warm calls per case (default 3)")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="smoke run: identity block, 1 call")
+    parser.add_argument("--out", type=Path, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    cases = CASES[:2] if args.quick else CASES
+    repeat = 1 if args.quick else args.repeat
     print(
         f"{platform.machine()}, {os.cpu_count()} CPU cores, load average "
         f"{os.getloadavg()[0]:.1f}; keras {keras.__version__}, backend {keras.backend.backend()}\n"
     )
     print("| check | solution | first call (s) | later calls, median (s) |")
     print("| --- | --- | --- | --- |")
-    for name, check, fn, solution in CASES:
-        first = _seconds(check, fn)
-        warm = statistics.median(_seconds(check, fn) for _ in range(args.repeat))
+    rows = []
+    for name, check, fn, solution in cases:
+        first, passed = _timed_check(check, fn)
+        warm = statistics.median(_timed_check(check, fn)[0] for _ in range(repeat))
+        rows.append(
+            {
+                "check": name,
+                "solution": solution,
+                "passed": passed,
+                "first_s": first,
+                "warm_s": warm,
+            }
+        )
         print(f"| `{name}` | {solution} | {first:.1f} | {warm:.1f} |", flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
 
 
 if __name__ == "__main__":

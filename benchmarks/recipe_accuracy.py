@@ -7,6 +7,8 @@ line per run is appended to ``--results``, and a Markdown table is printed at th
 
     python benchmarks/recipe_accuracy.py --recipes default course --seeds 1 2 3 \\
         --course-seeds 1 --out runs/recipe-benchmark
+    python benchmarks/recipe_accuracy.py --quick --recipes default --seeds 0 \\
+        --data-dir DIR --out OUT    # smoke run: 8-layer CIFAR ResNet, 1 epoch, 48 images
 
 The numbers and the command that produced them are in BENCHMARKS.md ("Training recipe").
 """
@@ -24,13 +26,23 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def run_one(recipe_name: str, seed: int, out: Path, data_dir: str | None) -> dict:
+def run_one(recipe_name: str, seed: int, out: Path, data_dir: str | None, quick: bool) -> dict:
     """Train one run in this process and return its summary row."""
+    import dataclasses
+
     from resnet_keras import training
 
     recipe = {"default": training.DEFAULT_RECIPE, "course": training.COURSE_RECIPE}[recipe_name]
+    quick_settings = {"model_name": "cifar_resnet8", "subset": 48} if quick else {}
+    if quick:
+        recipe = dataclasses.replace(recipe, epochs=1)
     result = training.train(
-        out / f"{recipe_name}-seed{seed}", recipe=recipe, seed=seed, data_dir=data_dir, verbose=2
+        out / f"{recipe_name}-seed{seed}",
+        recipe=recipe,
+        seed=seed,
+        data_dir=data_dir,
+        verbose=2,
+        **quick_settings,
     )
     metrics = result.metrics
     times = metrics["epoch_times_s"]
@@ -79,12 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/recipe-benchmark"))
     parser.add_argument("--results", type=Path, default=None, help="JSON lines (default: OUT/)")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny model, 1 epoch")
     parser.add_argument("--one", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     results = args.results or args.out / "results.jsonl"
 
     if args.one:  # the child process: one run, one JSON line
-        row = run_one(args.one[0], int(args.one[1]), args.out, args.data_dir)
+        row = run_one(args.one[0], int(args.one[1]), args.out, args.data_dir, args.quick)
         results.parent.mkdir(parents=True, exist_ok=True)
         with open(results, "a") as file:
             file.write(json.dumps(row) + "\n")
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for recipe in args.recipes:
         for seed in args.course_seeds if recipe == "course" else args.seeds:
             command = [sys.executable, __file__, "--one", recipe, str(seed), "--out", str(args.out)]
-            command += ["--results", str(results)]
+            command += ["--results", str(results)] + (["--quick"] if args.quick else [])
             if args.data_dir:
                 command += ["--data-dir", args.data_dir]
             print("running:", " ".join(command), flush=True)

@@ -6,37 +6,47 @@ swapped every round: A B, B A, ...), so that load from other processes hits both
 alike: one with no callback, one with ``GradientNormRecorder(every=N)``. The
 overhead is the ratio of their time per round, median over rounds, minus one,
 both in wall-clock seconds and in this process's CPU seconds (which other
-processes on a shared machine disturb less).
+processes on a shared machine disturb less). The batches come from a ``tf.data``
+pipeline with autotuning off, as in the package (see
+:func:`resnet_keras.data.pipeline_options`), so no round waits for tf.data's autotuner.
 
     python benchmarks/recorder_overhead.py --every 10 --steps 10 --rounds 6
+    python benchmarks/recorder_overhead.py --quick    # smoke run: 8-layer CIFAR ResNet, tiny
 """
 
 import argparse
+import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from resnet_keras.data import PREFETCH_BATCHES, pipeline_options
 from resnet_keras.gradients import GradientNormRecorder
-from resnet_keras.models import ResNet50
+from resnet_keras.models import ResNet50, cifar_resnet
+
+SHAPE, QUICK_SHAPE = (64, 64, 3), (32, 32, 3)
 
 
-def compiled_resnet50(weights=None) -> keras.Model:
-    model = ResNet50((64, 64, 3), 6)
+def compiled_resnet50(weights=None, quick: bool = False) -> keras.Model:
+    """The course ResNet-50 (with ``quick``, an 8-layer CIFAR ResNet), compiled."""
+    model = cifar_resnet(8, QUICK_SHAPE, 6) if quick else ResNet50(SHAPE, 6)
     if weights is not None:
         model.set_weights(weights)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
 
 
-def timed_fit(model: keras.Model, x, y, batch_size: int, callbacks) -> tuple[float, float]:
+def timed_fit(model: keras.Model, data: tf.data.Dataset, callbacks) -> tuple[float, float]:
     """Wall-clock and process CPU seconds of one epoch of ``model.fit``."""
     wall, cpu = time.perf_counter(), time.process_time()
-    model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
+    model.fit(data, epochs=1, shuffle=False, callbacks=callbacks, verbose=0)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -50,48 +60,61 @@ def summary(name: str, without: list[float], with_: list[float], steps: int) -> 
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=10, help="record every N steps")
     parser.add_argument("--steps", type=int, default=10, help="training steps per round")
     parser.add_argument("--rounds", type=int, default=6, help="timed rounds per model")
     parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny model, 1 round")
+    parser.add_argument("--out", type=Path, help="write the measurements as JSON here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.every, args.steps, args.rounds, args.batch_size = 1, 2, 1, 4
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     count = args.steps * args.batch_size
-    x = rng.random((count, 64, 64, 3), dtype="float32")
+    x = rng.random((count, *(QUICK_SHAPE if args.quick else SHAPE)), dtype="float32")
     y = rng.integers(0, 6, count)
-    plain = compiled_resnet50()
-    recorded = compiled_resnet50(plain.get_weights())
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(args.batch_size)
+    data = data.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
+    plain = compiled_resnet50(quick=args.quick)
+    recorded = compiled_resnet50(plain.get_weights(), quick=args.quick)
     recorder = GradientNormRecorder(every=args.every)
 
     # Warm-up: trace both train functions.
-    timed_fit(plain, x, y, args.batch_size, [])
-    timed_fit(recorded, x, y, args.batch_size, [recorder])
+    timed_fit(plain, data, [])
+    timed_fit(recorded, data, [recorder])
     times = {False: [], True: []}  # recorder attached? -> [(wall, cpu)] per round
     for round_index in range(args.rounds):
         order = (False, True) if round_index % 2 == 0 else (True, False)
         for recording in order:
             model, callbacks = (recorded, [recorder]) if recording else (plain, [])
-            times[recording].append(timed_fit(model, x, y, args.batch_size, callbacks))
+            times[recording].append(timed_fit(model, data, callbacks))
         (a_wall, a_cpu), (b_wall, b_cpu) = times[False][-1], times[True][-1]
         print(
             f"round {round_index + 1}: wall ratio {b_wall / a_wall:.3f}, "
             f"CPU ratio {b_cpu / a_cpu:.3f}",
             flush=True,
         )
-    recorded_steps = sorted(set(recorder.table["step"]))
+    recorded_steps = sorted({int(step) for step in recorder.table["step"]})
+    model_name = "8-layer CIFAR ResNet" if args.quick else "ResNet-50 64x64x3"
     print(
-        f"ResNet-50 64x64x3, batch {args.batch_size}, every={args.every}, "
+        f"{model_name}, batch {args.batch_size}, every={args.every}, "
         f"{args.rounds} rounds of {args.steps} steps each, {os.cpu_count()} CPUs"
     )
+    result = {"every": args.every, "steps_per_round": args.steps, "recorded_steps": recorded_steps}
     for index, name in enumerate(("wall clock", "process CPU time")):
         without = [t[index] for t in times[False]]
         with_ = [t[index] for t in times[True]]
         print(summary(name, without, with_, args.steps))
+        result[name] = {"without_s": without, "with_s": with_}
     print(f"steps recorded: {len(recorded_steps)} ({recorded_steps[:4]} ...)")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
-"""Which settings make ResNet-50 train faster: batch, data feeding, threads, oneDNN, XLA, precision.
+"""Which settings make ResNet-50 train faster: data feeding, batch, threads, oneDNN, XLA, precision.
 
 In one process (default TensorFlow threading), alternating over ``--repeats`` rounds
-with the order rotating each round, on our ResNet50 (64x64x3, 6 classes, Adam 1e-3):
+with the order rotating each round, on our ResNet50 (64x64x3, 6 classes, Adam 1e-3).
+Each configuration trains one epoch of ``--images`` images per round (default 1080,
+a SIGNS training epoch) in one ``fit`` call, so it pays its per-epoch costs as in
+real training (Keras starts a new data iterator every epoch):
 
 - ``naive``: the course's recipe, ``model.fit(x, y, batch_size=32)`` on NumPy arrays;
-- ``tf.data bN``: ``model.fit`` on a cached, repeating ``tf.data`` pipeline at batch N
-  (16 ... 256), with prefetch; ``tf.data b32 no-prefetch`` without it;
-- with a GPU (or ``--device-settings``): ``jit_compile=True`` (XLA) and the
-  ``mixed_float16`` / ``mixed_bfloat16`` policies at batch 32, each its own model.
+- ``tf.data b32 autotuned``: a cached, shuffled ``tf.data`` epoch at batch 32 with
+  ``prefetch(AUTOTUNE)`` and tf.data's autotuning on (its default);
+- ``tf.data bN``: the same with autotuning off and a fixed prefetch depth, as
+  :func:`resnet_keras.data.signs_dataset` builds it, at batch N (16 ... 256);
+- ``XLA b32`` (``--xla``; default: with a GPU) and ``<policy> b32`` for each mixed
+  precision policy in ``--policies`` (default: both, with a GPU), each its own model.
 
-Every configuration processes the same number of images per round
-(``--images``), and its images/s is compared with ``naive`` in the same round.
+Each configuration's images/s is compared with ``naive`` in the same round.
 
 Threading and oneDNN can only be set before TensorFlow starts, so ``--threads``
 runs one child process per setting (intra-op/inter-op threads, and
@@ -59,35 +63,30 @@ def build(quick: bool, classes: int, jit_compile: bool = False) -> keras.Model:
 
 
 def in_process_configs(args, x, y) -> dict:
-    """Configuration label -> a function that runs one round and returns images/s."""
+    """Configuration label -> a function that trains one epoch and returns images/s."""
     model = build(args.quick, args.classes)
-    configs = {}
+    n = min(args.images, len(x))
+    x, y = x[:n], y[:n]
 
     def numpy_fit(batch: int):
-        n = max(1, args.images // batch) * batch
-
         def run():
-            return n / _timing.timed(
-                lambda: model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)
-            )
+            return n / _timing.timed(lambda: model.fit(x, y, batch_size=batch, verbose=0))
 
         return run
 
-    def dataset_fit(target: keras.Model, batch: int, prefetch: bool = True):
-        dataset = _timing.repeating_dataset(x, y, batch, prefetch=prefetch)
-        steps = max(1, args.images // batch)
-        return lambda: steps * batch / _timing.fit_dataset_seconds(target, dataset, steps)
+    def dataset_fit(target: keras.Model, batch: int, autotune: bool = False):
+        dataset = _timing.epoch_dataset(x, y, batch, autotune=autotune)
+        return lambda: n / _timing.timed(lambda: target.fit(dataset, verbose=0, shuffle=False))
 
-    configs["naive"] = numpy_fit(32)
-    configs["tf.data b32 no-prefetch"] = dataset_fit(model, 32, prefetch=False)
+    configs = {"naive": numpy_fit(32), "tf.data b32 autotuned": dataset_fit(model, 32, True)}
     for batch in args.batch_sizes:
         configs[f"tf.data b{batch}"] = dataset_fit(model, batch)
-    if args.device_settings:
+    if args.xla:
         configs["XLA b32"] = dataset_fit(build(args.quick, args.classes, jit_compile=True), 32)
-        for policy in ("mixed_float16", "mixed_bfloat16"):
-            keras.mixed_precision.set_global_policy(policy)
-            configs[f"{policy} b32"] = dataset_fit(build(args.quick, args.classes), 32)
-            keras.mixed_precision.set_global_policy("float32")
+    for policy in args.policies:
+        keras.mixed_precision.set_global_policy(policy)
+        configs[f"{policy} b32"] = dataset_fit(build(args.quick, args.classes), 32)
+        keras.mixed_precision.set_global_policy("float32")
     return configs
 
 
@@ -116,7 +115,7 @@ def sweep(args) -> dict:
         "settings": {
             "input_shape": list(shape),
             "model": "cifar_resnet8 stand-in (quick)" if args.quick else "ResNet50",
-            "images_per_round": args.images,
+            "images_per_round": min(args.images, len(x)),
             "repeats": args.repeats,
             "data": data_note,
         },
@@ -188,14 +187,22 @@ def report(result: dict) -> None:
 def main(argv=None) -> dict | None:
     parser = _timing.argument_parser(__doc__, "smoke run: tiny model, 1 round")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256])
-    parser.add_argument("--images", type=int, default=256, help="images per configuration/round")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds")
+    parser.add_argument(
+        "--images", type=int, default=1080, help="images per configuration and round (one epoch)"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="rounds")
     parser.add_argument("--threads", action="store_true", help="sweep threads and oneDNN instead")
     parser.add_argument(
-        "--device-settings",
+        "--xla",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also XLA and mixed precision (default: only with a GPU)",
+        help="also jit_compile=True (default: only with a GPU)",
+    )
+    parser.add_argument(
+        "--policies",
+        nargs="*",
+        choices=["mixed_float16", "mixed_bfloat16"],
+        help="mixed precision policies to add (default: both with a GPU, none without)",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--intra", type=int, default=0, help=argparse.SUPPRESS)
@@ -206,10 +213,12 @@ def main(argv=None) -> dict | None:
     if args.worker:
         print(json.dumps(worker(args)))
         return None
-    if args.device_settings is None:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        args.device_settings = bool(tf.config.list_physical_devices("GPU"))
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    args.xla = gpu if args.xla is None else args.xla
+    if args.policies is None:
+        args.policies = ["mixed_float16", "mixed_bfloat16"] if gpu else []
     result = thread_sweep(args) if args.threads else sweep(args)
     report(result)
     _timing.write_json(args.out, result)
