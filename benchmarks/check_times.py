@@ -15,7 +15,6 @@ the correct solutions.
 
 import argparse
 import functools
-import json
 import os
 import platform
 import statistics
@@ -25,8 +24,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
+import _timing  # noqa: E402
 import grading_mutants as gm  # noqa: E402
 import keras  # noqa: E402
 
@@ -77,9 +77,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             }
         )
         print(f"| `{name}` | {solution} | {first:.1f} | {warm:.1f} |", flush=True)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    _timing.write_json(args.out, rows)
     return rows
 
 

@@ -15,14 +15,16 @@ pipeline with autotuning off, as in the package (see
 """
 
 import argparse
-import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _timing
 import keras
 import numpy as np
 import tensorflow as tf
@@ -111,9 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(summary(name, without, with_, args.steps))
         result[name] = {"without_s": without, "with_s": with_}
     print(f"steps recorded: {len(recorded_steps)} ({recorded_steps[:4]} ...)")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    _timing.write_json(args.out, result)
     return result
 
 

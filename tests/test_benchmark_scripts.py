@@ -122,19 +122,38 @@ def test_recorder_overhead_times_both_copies_and_records_every_step(results):
         assert all(t > 0 for t in result[clock]["without_s"] + result[clock]["with_s"])
 
 
+def run_script(name: str, *flags: str) -> None:
+    """Run one benchmark script in a child process on the CPU; fail with its output."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, str(BENCHMARKS / name), *flags]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 def test_recipe_accuracy_runs_a_recipe_in_a_child_process(tmp_path):
     signs = write_signs(tmp_path / "signs", per_class=10)
     out = tmp_path / "runs"
-    command = [sys.executable, str(BENCHMARKS / "recipe_accuracy.py"), "--quick"]
-    command += ["--recipes", "default", "--seeds", "0", "--data-dir", str(signs), "--out", str(out)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_script(
+        "recipe_accuracy.py", "--quick", "--recipes", "default", "--seeds", "0",
+        "--data-dir", str(signs), "--out", str(out),
+    )  # fmt: skip
     (row,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert (row["recipe"], row["seed"], row["epochs"]) == ("default", 0, 1)
     assert 0.0 <= row["test_accuracy"] <= 1.0
     assert row["median_epoch_s"] > 0 and row["wall_time_s"] >= row["median_epoch_s"]
     assert (out / "default-seed0" / "metrics.json").is_file()
+
+
+def test_ten_epochs_times_each_epoch_and_reads_the_test_set_once(tmp_path):
+    signs = write_signs(tmp_path / "signs", per_class=10)
+    out = tmp_path / "ten_epochs.json"
+    run_script("ten_epochs.py", "--quick", "--data-dir", str(signs), "--out", str(out))
+    result = json.loads(out.read_text())
+    assert result["backend"] == os.environ.get("KERAS_BACKEND", "tensorflow")
+    assert (result["epochs"], result["training_images"]) == (2, 48)
+    assert len(result["epoch_seconds"]) == 2 and min(result["epoch_seconds"]) > 0
+    assert result["fit_wall_seconds"] >= sum(result["epoch_seconds"])
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["test_loss"] > 0
 
 
 def test_flops_of_the_course_resnet50_match_findings():
