@@ -103,8 +103,7 @@ def repeating_dataset(x, y, batch_size: int) -> tf.data.Dataset:
     One iterator serves every ``fit`` call; autotuning is off (as in the package's
     pipelines) so that ending a ``fit`` call never waits for tf.data's autotuner.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    dataset = dataset.shuffle(len(x), seed=0).repeat().batch(batch_size, drop_remainder=True)
+    dataset = _shuffled(x, y).repeat().batch(batch_size, drop_remainder=True)
     return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
 
 
@@ -114,11 +113,15 @@ def epoch_dataset(x, y, batch_size: int, autotune: bool = False) -> tf.data.Data
     ``autotune=False`` is the package's pipeline (fixed prefetch depth, tf.data's
     autotuning off); ``autotune=True`` is the common ``prefetch(AUTOTUNE)`` recipe.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    dataset = dataset.shuffle(len(x), seed=0).batch(batch_size)
+    dataset = _shuffled(x, y).batch(batch_size)
     if autotune:
         return dataset.prefetch(tf.data.AUTOTUNE)
     return dataset.prefetch(PREFETCH_BATCHES).with_options(pipeline_options())
+
+
+def _shuffled(x, y) -> tf.data.Dataset:
+    """In-memory examples, cached, reshuffled (seed 0) on every pass."""
+    return tf.data.Dataset.from_tensor_slices((x, y)).cache().shuffle(len(x), seed=0)
 
 
 def compile_for_training(model: keras.Model, jit_compile: bool | str = False) -> keras.Model:

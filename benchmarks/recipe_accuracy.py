@@ -16,6 +16,7 @@ The numbers and the command that produced them are in BENCHMARKS.md ("Training r
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -28,8 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def run_one(recipe_name: str, seed: int, out: Path, data_dir: str | None, quick: bool) -> dict:
     """Train one run in this process and return its summary row."""
-    import dataclasses
-
     from resnet_keras import training
 
     recipe = {"default": training.DEFAULT_RECIPE, "course": training.COURSE_RECIPE}[recipe_name]

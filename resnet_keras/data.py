@@ -384,7 +384,7 @@ ZOOM_RANGE = (0.9, 1.1)
 MAX_BRIGHTNESS_DELTA = 0.1  # on the [0, 1] scale
 CONTRAST_RANGE = (0.8, 1.2)
 
-PIPELINE_THREADS = max(1, os.cpu_count() or 1)  # parallel map calls per batch
+PIPELINE_THREADS = os.cpu_count() or 1  # parallel map calls per batch
 PREFETCH_BATCHES = 2
 
 

@@ -772,9 +772,8 @@ def _value_mistakes(fn: Callable, name: str, x: np.ndarray, expected: dict, **kw
 @functools.lru_cache(maxsize=4)
 def _reference_block(name: str) -> tuple[list, dict]:
     """The reference block's description and its outputs in every setting (computed once)."""
-    reference, case = _BLOCKS[name]
-    case = dict(case)
-    input_shape = case.pop("input_shape")
+    reference = _BLOCKS[name][0]
+    input_shape, case = _block_case(name)
     description, _ = _symbolic_run(
         reference, name, input_shape, training=False, initializer=_constant, **case
     )
@@ -823,10 +822,15 @@ _BLOCKS = {
 }
 
 
+def _block_case(name: str) -> tuple[tuple[int, ...], dict]:
+    """The checked input shape and the other arguments of block ``name``."""
+    case = dict(_BLOCKS[name][1])
+    return case.pop("input_shape"), case
+
+
 def _block_result(fn: Callable, name: str) -> CheckResult:
     """Structure first (half the score), then values in four settings (the other half)."""
-    case = dict(_BLOCKS[name][1])
-    input_shape = case.pop("input_shape")
+    input_shape, case = _block_case(name)
     expected, outputs = _reference_block(name)
     try:
         found, keras_error = _symbolic_run(

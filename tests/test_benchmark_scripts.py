@@ -81,6 +81,7 @@ def test_train_throughput(results):
 
 def test_settings_sweep(results):
     configs = results["sweep"]["configs"]
+    assert results["sweep"]["settings"]["images_per_round"] == 16  # --quick: one 16-image epoch
     assert {"naive", "tf.data b32 autotuned", "tf.data b8", "tf.data b16"} <= set(configs)
     for config in configs.values():
         _positive(config["images_per_second"])
